@@ -1,0 +1,1 @@
+"""Care Route development stack (not for production)."""

@@ -1,0 +1,1 @@
+"""Care Route audit service: a tamper-evident, append-only audit log."""

@@ -1,0 +1,1 @@
+"""Pure domain logic of the audit log (no database, no framework): Merkle tree and checkpoints."""

@@ -1,0 +1,1 @@
+"""Care Route referral service: Service directory, referrals and their lifecycle, clocks and counter-referrals."""
