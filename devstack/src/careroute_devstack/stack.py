@@ -189,7 +189,8 @@ def up(cfg: StackConfig, services: tuple[str, ...] = SERVICES, frontend: bool = 
     _record(cfg, "broker", broker.proc.pid)
     create_topics(cfg.bootstrap)
     _spawn("idp", [py, "-m", "careroute_devstack.idp", "--realm-file", str(REALM_FILE),
-                   "--host", "127.0.0.1", "--port", str(cfg.idp_port)], cfg)
+                   "--host", "127.0.0.1", "--port", str(cfg.idp_port),
+                             "--keys-file", str(cfg.run_dir / "secrets" / "idp-keys.json")], cfg)
     wait_for_port(cfg.idp_port, 30)
     smtp = import_module("careroute_devstack.smtp_sink") if _has("careroute_devstack.smtp_sink") else None
     if smtp:

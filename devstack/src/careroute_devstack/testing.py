@@ -70,7 +70,8 @@ class RunningStack:
 def start_idp(cfg: StackConfig) -> subprocess.Popen:
     log = open(cfg.run_dir / "idp.log", "ab")
     proc = subprocess.Popen([sys.executable, "-m", "careroute_devstack.idp", "--realm-file", str(REALM_FILE),
-                             "--host", "127.0.0.1", "--port", str(cfg.idp_port)],
+                             "--host", "127.0.0.1", "--port", str(cfg.idp_port),
+                             "--keys-file", str(cfg.run_dir / "secrets" / "idp-keys.json")],
                             stdout=log, stderr=log, start_new_session=True)
     wait_for_port(cfg.idp_port, 30, proc)
     return proc
