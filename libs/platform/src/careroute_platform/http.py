@@ -88,7 +88,7 @@ def create_app(*, title: str, version: str = "1.0.0", readiness: dict[str, Calla
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem):
-        return problem_response(request, exc)
+        return problem_response(request, exc, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):

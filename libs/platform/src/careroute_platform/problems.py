@@ -23,9 +23,28 @@ TITLES: dict[str, dict[str, str]] = {
     "unsupported-media-type": {"es": "Tipo de contenido no admitido", "en": "Unsupported content type"},
     "consent-required": {"es": "No hay consentimiento para compartir estos datos",
                          "en": "There is no consent to share this data"},
+    "out-of-range": {"es": "Fuera del rango del registro", "en": "Outside the range of the log"},
+    "no-checkpoint": {"es": "Aún no hay un punto de control firmado", "en": "No signed checkpoint yet"},
+    "cosignature-rejected": {"es": "Cofirma rechazada", "en": "Cosignature rejected"},
+    "export-too-large": {"es": "La exportación es demasiado grande", "en": "The export is too large"},
     "rate-limited": {"es": "Demasiadas solicitudes", "en": "Too many requests"},
     "unavailable": {"es": "Servicio no disponible", "en": "Service unavailable"},
     "internal": {"es": "Error interno; el equipo fue notificado", "en": "Internal error; the team was notified"},
+    # referral service
+    "case-closed": {"es": "El caso está cerrado", "en": "The case is closed"},
+    "service-not-accepting": {"es": "El servicio no recibe referencias por Care Route",
+                              "en": "The service does not take referrals through Care Route"},
+    "service-suspended": {"es": "El servicio está suspendido", "en": "The service is suspended"},
+    "service-at-capacity": {"es": "El servicio no tiene cupo", "en": "The service is at capacity"},
+    "eligibility-not-met": {"es": "El caso no cumple los criterios del servicio",
+                            "en": "The case does not meet the service's eligibility criteria"},
+    "override-not-allowed": {"es": "La excepción no está permitida", "en": "The override is not allowed"},
+    "duplicate-referral": {"es": "Ya existe una referencia abierta a este servicio",
+                           "en": "An open referral to this service already exists"},
+    # notify service
+    "notification-preference-locked": {"es": "Este aviso de emergencia no puede desactivarse",
+                                       "en": "This emergency notice cannot be switched off"},
+    "webhook-target-refused": {"es": "Destino de webhook no permitido", "en": "Webhook target not allowed"},
 }
 STATUS_CODES = {400: "bad-request", 401: "unauthenticated", 403: "forbidden", 404: "not-found",
                 405: "method-not-allowed", 409: "conflict", 410: "gone", 412: "precondition-failed",
@@ -37,8 +56,9 @@ class Problem(Exception):
     """Raise anywhere in a request to answer with problem+json."""
 
     def __init__(self, status: int, code: str | None = None, detail: str | dict[str, str] | None = None,
-                 **extensions) -> None:
+                 *, headers: dict[str, str] | None = None, **extensions) -> None:
         self.status = status
+        self.headers = headers or {}
         self.code = code or STATUS_CODES.get(status, "bad-request")
         self.detail = detail
         self.extensions = extensions
