@@ -33,13 +33,17 @@ class StackConfig:
     smtp_port: int = 8025
     frontend_port: int = 8080
     service_ports: dict = field(default_factory=lambda: {"intake": 8001, "referral": 8002, "notify": 8003, "audit": 8004})
+    # relay and worker processes' /metrics: 9101.. in service order
+    metrics_ports: dict = field(default_factory=lambda: {
+        f"{s}-{c}": 9101 + 2 * i + j for i, s in enumerate(SERVICES) for j, c in enumerate(("relay", "worker"))})
 
     @classmethod
     def ephemeral(cls, run_dir: Path) -> "StackConfig":
         """Free ports everywhere: for tests, which must not collide with a running `make up`."""
         return cls(run_dir, pg_port=free_port(), broker_port=free_port(), idp_port=free_port(),
                    smtp_port=free_port(), frontend_port=free_port(),
-                   service_ports={s: free_port() for s in SERVICES})
+                   service_ports={s: free_port() for s in SERVICES},
+                   metrics_ports={f"{s}-{c}": free_port() for s in SERVICES for c in ("relay", "worker")})
 
     @property
     def issuer(self) -> str:
@@ -201,7 +205,10 @@ def up(cfg: StackConfig, services: tuple[str, ...] = SERVICES, frontend: bool = 
         env = service_env(service, cfg, db_url, migration_url)
         subprocess.run([py, "-m", f"{service}", "migrate"], env={**os.environ, **env}, cwd=ROOT, check=True)
         for component in ("api", "relay", "worker"):
-            _spawn(f"{service}-{component}", [py, "-m", service, component], cfg, env)
+            extra = {}
+            if component != "api":  # relay and worker serve /metrics and /livez on their own port
+                extra[f"{service.upper()}_METRICS_PORT"] = str(cfg.metrics_ports[f"{service}-{component}"])
+            _spawn(f"{service}-{component}", [py, "-m", service, component], cfg, {**env, **extra})
     if frontend and _has("careroute_frontend"):
         _spawn("frontend", [py, "-m", "careroute_frontend"], cfg, frontend_env(cfg))
     for service in services:

@@ -44,9 +44,35 @@ def migration_url(settings: ServiceSettings) -> str:
     return getattr(settings, "migration_database_url", None) or settings.database_url
 
 
-def run_workers(workers: list[Worker]) -> None:
+def serve_metrics(host: str, port: int, threads: list[threading.Thread]) -> None:
+    """`/metrics` and `/livez` for processes without an API (relay, workers). Live = every worker
+    thread is still running."""
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from prometheus_client import make_wsgi_app
+
+    metrics = make_wsgi_app()
+
+    def app(environ, start_response):
+        if environ.get("PATH_INFO") == "/livez":
+            alive = all(t.is_alive() for t in threads)
+            start_response("200 OK" if alive else "503 Service Unavailable", [("content-type", "application/json")])
+            return [b'{"status":"ok"}' if alive else b'{"status":"failing"}']
+        return metrics(environ, start_response)
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args):  # access logs would only repeat the metrics scrape
+            pass
+
+    server = make_server(host, port, app, handler_class=Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True, name="metrics").start()
+
+
+def run_workers(workers: list[Worker], settings: ServiceSettings | None = None) -> None:
     """Run workers in threads until SIGTERM/SIGINT, then stop them gracefully."""
     threads = [threading.Thread(target=w.run, name=type(w).__name__, daemon=True) for w in workers]
+    if settings is not None and settings.metrics_port:
+        serve_metrics(settings.http_host, settings.metrics_port, threads)
     stopped = threading.Event()
 
     def stop(*_):
@@ -76,9 +102,9 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> None:
         upgrade(migration_url(settings), definition.migrations)
         log.info("migrations applied")
     if args.component == "relay":
-        run_workers([runtime.relay()])
+        run_workers([runtime.relay()], settings)
     elif args.component == "worker":
-        run_workers(definition.workers(runtime))
+        run_workers(definition.workers(runtime), settings)
     elif args.component in ("api", "all"):
         import uvicorn
 

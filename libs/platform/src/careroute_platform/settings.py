@@ -32,6 +32,8 @@ class ServiceSettings(BaseSettings):
     consumer_session_timeout_ms: int = 6_000
     consumer_max_retries: int = 3
     consumer_retry_backoff_seconds: float = 0.2
+    # Relay and worker processes serve /metrics and /livez here (the API serves them on http_port).
+    metrics_port: int | None = None
     relay_poll_seconds: float = 1.0
     relay_batch_size: int = 500
 
