@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Annotated
-
 from fastapi import Depends, Request
 
 from .auth import Principal
@@ -38,7 +36,7 @@ def rate_limited(principal_dependency, name: str, per_minute: int, burst: int | 
     """A FastAPI dependency: `Depends(rate_limited(runtime.require_roles(...), "identity", 30))`."""
     bucket = TokenBucket(per_minute, burst)
 
-    def dependency(request: Request, principal: Annotated[Principal, Depends(principal_dependency)]) -> Principal:
+    def dependency(request: Request, principal: Principal = Depends(principal_dependency)) -> Principal:
         wait = bucket.take(f"{principal.subject}:{name}")
         if wait:
             raise Problem(429, detail={"es": "Demasiadas solicitudes; espere un momento.",

@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import socket
 from functools import cached_property
-from typing import Annotated
-
 from fastapi import Depends, Request
 from sqlalchemy import MetaData, Table
 from sqlalchemy.orm import Session
@@ -133,7 +131,8 @@ class ServiceRuntime:
     def require_roles(self, *roles: str):
         principal_dep = self.principal_dependency()
 
-        def dependency(request: Request, principal: Annotated[Principal, Depends(principal_dep)]) -> Principal:
+        # Not Annotated[...]: with postponed annotations FastAPI cannot resolve a closure variable.
+        def dependency(request: Request, principal: Principal = Depends(principal_dep)) -> Principal:
             if not principal.has_role(*roles):
                 route = request.scope.get("route")
                 raise self.deny(principal, f"{request.method} {getattr(route, 'path', '')}", "api", None,
