@@ -134,9 +134,8 @@ def service_env(service: str, cfg: StackConfig, db_url: str, migration_url: str)
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{cfg.frontend_port}",
     }
     definition = service_definition(service)
-    dev_env = getattr(definition, "dev_env", None)
-    if dev_env:
-        env.update(dev_env(cfg))
+    if definition.dev_env:
+        env.update(definition.dev_env(cfg))
     return {prefix + k: v for k, v in env.items()}
 
 

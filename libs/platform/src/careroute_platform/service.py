@@ -35,6 +35,9 @@ class ServiceDefinition:
     create_app: Callable[[ServiceRuntime], FastAPI]
     # Long-running background parts besides the relay: consumers, clocks, senders, checkpointers.
     workers: Callable[[ServiceRuntime], list[Worker]] = field(default=lambda runtime: [])
+    # Development only: extra settings the embedded stack gives this service (generated dev keys,
+    # the SMTP sink, ...), as un-prefixed names. Never used in production.
+    dev_env: Callable[[object], dict[str, str]] | None = None
 
     def runtime(self, settings: ServiceSettings | None = None) -> ServiceRuntime:
         return ServiceRuntime(settings or self.settings_factory(), self.metadata)

@@ -32,16 +32,12 @@ def dev_env(cfg) -> dict[str, str]:
     return {"KEK_FILE": str(kek_file), "DUPLICATE_HMAC_KEY_FILE": str(hmac_file)}
 
 
-@dataclass
-class IntakeDefinition(ServiceDefinition):
-    dev_env: Callable[[object], dict[str, str]] = field(default=dev_env)
-
-
-DEFINITION = IntakeDefinition(
+DEFINITION = ServiceDefinition(
     name="intake",
     settings_factory=IntakeSettings,
     metadata=metadata,
     migrations="intake:migrations",
     create_app=create_app,
     workers=workers,
+    dev_env=dev_env,
 )

@@ -28,5 +28,5 @@ DEFINITION = ServiceDefinition(
     migrations="referral:migrations",
     create_app=create_app,
     workers=workers,
+    dev_env=dev_env,
 )
-DEFINITION.dev_env = dev_env  # read by the embedded stack (careroute_devstack.stack.service_env)

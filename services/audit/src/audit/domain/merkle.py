@@ -366,6 +366,14 @@ def inclusion_proof(store: NodeStore, index: int, size: int) -> list[bytes]:
     return _resolve(store, _path_spans(0, index, size))
 
 
+def inclusion_proof_keys(index: int, size: int) -> list[NodeKey]:
+    """The stored nodes `inclusion_proof(store, index, size)` reads, so that a caller answering
+    many proofs at once can fetch the nodes of all of them in one query first."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf index {index} is not inside a tree of size {size}")
+    return [k for span in _path_spans(0, index, size) for k in span]
+
+
 def consistency_proof(store: NodeStore, size1: int, size2: int) -> list[bytes]:
     """Proof that tree size2 extends tree size1 (RFC 9162 §2.1.4.1)."""
     if not 0 <= size1 <= size2:

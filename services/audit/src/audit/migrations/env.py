@@ -1,4 +1,4 @@
-from careroute_platform.migrations import run_env
 from audit.adapters.orm import metadata
+from careroute_platform.migrations import run_env
 
 run_env(metadata)

@@ -3,7 +3,6 @@
 Revision ID: 0001
 """
 from alembic import op
-
 from careroute_platform.migrations import create_platform_tables
 
 revision = "0001"
