@@ -35,7 +35,9 @@ from .domain.vocabulary import NEEDS_CATEGORY, DataCategory, ServiceType
 STAFF_ROLES = ("caseworker", "supervisor", "service-provider", "government-official", "directory-admin", "auditor",
                "integration-client")
 REFERRER_ROLES = ("caseworker", "supervisor")
-RECEIVER_ROLES = ("service-provider",)
+RECEIVER_ROLES = ("service-provider",)                    # may answer referrals for their organisation
+# Government officials read (never answer) the referrals addressed to their institution.
+RECEIVER_READ_ROLES = (*RECEIVER_ROLES, "government-official")
 STATISTICS_ROLES = ("government-official", "supervisor")
 
 
@@ -68,11 +70,16 @@ def can_override(principal: Principal) -> Decision:
 
 def side_of(principal: Principal, referral) -> Side | None:
     """Which side of `referral` the caller stands on, if any."""
-    if principal.has_role(*RECEIVER_ROLES) and _member(principal, referral.receiving_organisation):
+    if principal.has_role(*RECEIVER_READ_ROLES) and _member(principal, referral.receiving_organisation):
         return Side.RECEIVING
     if principal.has_role(*REFERRER_ROLES) and _member(principal, referral.referring_office):
         return Side.REFERRING
     return None
+
+
+def may_act(principal: Principal, side: Side | None) -> bool:
+    """Read-only receivers (government officials) see a referral but none of its actions."""
+    return side == Side.REFERRING or (side == Side.RECEIVING and principal.has_role(*RECEIVER_ROLES))
 
 
 def can_read_referral(principal: Principal, referral) -> Decision:
@@ -101,6 +108,8 @@ def can_act_on_referral(principal: Principal, referral, action: str) -> ActDecis
     required = Side.RECEIVING if action in ANSWERS else Side.REFERRING
     if side != required:
         return ActDecision(Decision(False, "wrong-side"), 403, side)
+    if side == Side.RECEIVING and not principal.has_role(*RECEIVER_ROLES):
+        return ActDecision(Decision(False, "read-only"), 403, side)
     return ActDecision(Decision(True, f"{side.value}-side"), 200, side)
 
 

@@ -247,3 +247,23 @@ def test_lists_for_each_side(referral, intake):
     assert rid in [i["id"] for i in pending["items"]]
     assert referral.call("GET", "/v1/referrals/inbox?limit=0", user=PROVIDER).status_code == 422
     assert referral.call("GET", "/v1/referrals/inbox?status=bogus", user=PROVIDER).status_code == 422
+
+
+def test_government_official_reads_referrals_to_their_institution_but_cannot_answer(referral, intake):
+    """official.msp belongs to the MSP hospital in Tulcán: it sees the hospital's referrals (read only)."""
+    case_id = intake.register()
+    intake.grant(case_id)
+    created = create(referral, case_id)
+    assert created.status_code == 201, created.text
+    rid = created.json()["id"]
+    inbox = referral.call("GET", "/v1/referrals/inbox", user="official.msp")
+    assert inbox.status_code == 200 and rid in [r["id"] for r in inbox.json()["items"]]
+    seen = referral.call("GET", f"/v1/referrals/{rid}", user="official.msp")
+    assert seen.status_code == 200
+    assert seen.json()["allowed_actions"] == [] and "shared_data_url" not in seen.json()
+    refused = act(referral, rid, "accept", user="official.msp", etag=seen.headers["etag"])
+    assert refused.status_code == 403
+    # an official of another institution sees nothing of it
+    assert referral.call("GET", f"/v1/referrals/{rid}", user="official.ministerio").status_code == 404
+    assert rid not in [r["id"] for r in referral.call("GET", "/v1/referrals/inbox", user="official.ministerio")
+                       .json()["items"]]

@@ -40,7 +40,10 @@ def test_sides_of_a_referral():
     assert policy.side_of(client, REF) == Side.RECEIVING
     assert policy.side_of(who(["caseworker"], "/iom/tulcan"), REF) == Side.REFERRING
     # same organisation, wrong role: a government official of the hospital sees no referrals
-    assert policy.side_of(who(["government-official"], "/government/msp/hospital-tulcan"), REF) is None
+    # an official of the receiving institution reads the referral (receiving side) but may not act
+    official = who(["government-official"], "/government/msp/hospital-tulcan")
+    assert policy.side_of(official, REF) == Side.RECEIVING and not policy.may_act(official, Side.RECEIVING)
+    assert policy.side_of(who(["government-official"], "/government/ministerio-mujer-ddhh"), REF) is None
     assert policy.side_of(who(["service-provider"], "/government/msp"), REF) is None
 
 

@@ -239,8 +239,8 @@ def referral_router(ctx: Context) -> APIRouter:
     runtime = ctx.runtime
     router = APIRouter(prefix="/v1", tags=["referrals"])
     Referrer = Annotated[Principal, Depends(runtime.require_roles(*policy.REFERRER_ROLES))]
-    Receiver = Annotated[Principal, Depends(runtime.require_roles(*policy.RECEIVER_ROLES))]
-    Party = Annotated[Principal, Depends(runtime.require_roles(*policy.REFERRER_ROLES, *policy.RECEIVER_ROLES))]
+    Receiver = Annotated[Principal, Depends(runtime.require_roles(*policy.RECEIVER_READ_ROLES))]
+    Party = Annotated[Principal, Depends(runtime.require_roles(*policy.REFERRER_ROLES, *policy.RECEIVER_READ_ROLES))]
 
     @router.get("/vocabularies", tags=["vocabularies"], summary="Codes and their Spanish/English labels")
     def vocabularies(principal: Annotated[Principal, Depends(runtime.require_roles(*policy.STAFF_ROLES))]):
@@ -275,7 +275,7 @@ def referral_router(ctx: Context) -> APIRouter:
                                           limit=limit, offset=offset, traceparent=current_traceparent(request))
 
     @router.get("/referrals/inbox", summary="Referrals addressed to the caller's organisation "
-                                            "(service-provider, institutional clients)")
+                                            "(service-provider, institutional clients; government officials read only)")
     def inbox(request: Request, principal: Receiver,
               status: Annotated[list[ReferralStatus] | None, Query()] = None,
               priority: Priority | None = None, service_type: ServiceType | None = None,

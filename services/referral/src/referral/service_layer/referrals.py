@@ -264,7 +264,8 @@ def read_referral(ctx: Context, *, principal: Principal, referral_id: str, trace
         body = referral_view(referral, side=side, now=now,
                              names=repo.service_names(s, {referral.service_id}).get(referral.service_id),
                              window=repo.clinical_window(s, referral.case_id),
-                             intake_base_url=ctx.settings.intake_base_url, timeline=repo.history(s, referral.id))
+                             intake_base_url=ctx.settings.intake_base_url, timeline=repo.history(s, referral.id),
+                             may_act=policy.may_act(principal, side))
         uow.publish(runtime.access(principal, "referral.read", RESOURCE, referral.id, decision,
                                    purpose=f"{side.value}-side", key=referral.case_id))
         uow.commit()
@@ -306,7 +307,8 @@ def list_referrals(ctx: Context, *, principal: Principal, side: Side, filters: d
         for referral in items:
             out.append(referral_view(referral, side=side, now=now, names=names.get(referral.service_id),
                                      window=repo.clinical_window(s, referral.case_id),
-                                     intake_base_url=ctx.settings.intake_base_url))
+                                     intake_base_url=ctx.settings.intake_base_url,
+                                     may_act=policy.may_act(principal, side)))
             uow.publish(runtime.access(principal, action, RESOURCE, referral.id,
                                        Decision(True, f"{side.value}-side"), key=referral.case_id))
         if not items:

@@ -18,7 +18,8 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def referral_view(referral: Referral, *, side: Side, now: datetime, names: dict | None,
-                  window: ClinicalWindow | None, intake_base_url: str, timeline: list[dict] | None = None) -> dict:
+                  window: ClinicalWindow | None, intake_base_url: str, timeline: list[dict] | None = None,
+                  may_act: bool = True) -> dict:
     access = policy.field_access(side, referral.categories, referral.service_type.value)
     # A receiver whose part ended without service (declined, expired, revoked — e.g. consent
     # withdrawn) keeps the bare record of what happened but no longer sees its content.
@@ -64,7 +65,7 @@ def referral_view(referral: Referral, *, side: Side, now: datetime, names: dict 
         },
         "override": {"applied": bool(referral.override_kinds), "kinds": list(referral.override_kinds),
                      "legal_basis": referral.override_legal_basis},
-        "allowed_actions": referral.allowed_actions(side),
+        "allowed_actions": referral.allowed_actions(side) if may_act else [],
         "side": side.value,
     }
     if access.reason:
@@ -76,7 +77,7 @@ def referral_view(referral: Referral, *, side: Side, now: datetime, names: dict 
         view["override"]["by"] = referral.override_by
         view["answer"]["revoke_note"] = referral.revoke_note
         view["created_by"] = referral.created_by
-    if side == Side.RECEIVING and not access_ended:
+    if side == Side.RECEIVING and not access_ended and may_act:
         # Identity and case details live in intake, which checks consent again on every read.
         view["shared_data_url"] = f"{intake_base_url.rstrip('/')}/v1/referrals/{referral.id}/shared-data"
     if timeline is not None:

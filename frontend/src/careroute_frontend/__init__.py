@@ -1,0 +1,1 @@
+"""Care Route shared staff frontend (backend-for-frontend)."""
