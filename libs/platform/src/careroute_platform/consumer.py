@@ -43,7 +43,7 @@ class ConsumerRunner:
                  uow_factory: Callable[[], Any], processed_table: Table, bootstrap: str,
                  max_retries: int = 3, retry_backoff: float = 0.2, ignore_unknown: bool = True,
                  max_poll_interval_ms: int = 10_000, session_timeout_ms: int = 6_000,
-                 producer: KafkaProducer | None = None) -> None:
+                 fetch_max_wait_ms: int = 100, producer: KafkaProducer | None = None) -> None:
         self.group_id = group_id
         self.topics = topics
         self.handlers = handlers
@@ -58,6 +58,9 @@ class ConsumerRunner:
             auto_offset_reset="earliest", max_poll_interval_ms=max_poll_interval_ms,
             session_timeout_ms=session_timeout_ms, heartbeat_interval_ms=max(300, session_timeout_ms // 4),
             max_poll_records=200,
+            # Some brokers (the embedded one) hold a fetch for the whole wait even with records
+            # ready; kafka-python's 500 ms default would add that to every event's latency.
+            fetch_max_wait_ms=fetch_max_wait_ms,
         )
         self._producer = producer
         self.stopping = threading.Event()

@@ -21,7 +21,7 @@ ALLOWED_EXTRA = {
     "entry_index", "status", "method", "route", "duration_ms", "count", "attempt", "error_type",
     "outcome", "action", "resource_type", "tree_size", "locale", "channel", "notification_id",
     "endpoint_id", "lag", "consumer_group", "key_id", "missing_locale",
-    "kind", "delivery_id", "reason", "status_code",
+    "kind", "delivery_id", "reason",
 }
 _PATTERNS = [
     re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"),              # e-mail addresses
