@@ -88,9 +88,27 @@ def test_health_checks_where_something_waits_on_health():
                 assert "healthcheck" in target or has_image_check, f"{name} waits for {dep}'s health, which has no check"
                 assert not (target.get("healthcheck") or {}).get("disable"), f"{dep} disables its health check"
     for svc in SERVICES:
-        for kind in ("migrate", "relay", "worker"):
-            # they serve no HTTP: the image's /livez check would mark them unhealthy forever
-            assert services[f"{svc}-{kind}"]["healthcheck"] == {"disable": True}
+        # the migrate job serves no HTTP: the image's /livez check would mark it unhealthy forever
+        assert services[f"{svc}-migrate"]["healthcheck"] == {"disable": True}
+
+
+def test_relays_and_workers_serve_metrics_and_are_health_checked_on_their_metrics_port():
+    """<SVC>_METRICS_PORT in every relay and worker (only there), and a /livez health check on that
+    port instead of the image's, which asks the api's port."""
+    services = compose()["services"]
+    for svc in SERVICES:
+        variable = f"{svc.upper()}_METRICS_PORT"
+        for kind in ("relay", "worker"):
+            container = services[f"{svc}-{kind}"]
+            port = container["environment"].get(variable)
+            assert port and str(port).isdigit(), f"{svc}-{kind}: no {variable}"
+            check = container.get("healthcheck") or {}
+            assert not check.get("disable"), f"{svc}-{kind}: health check disabled"
+            test = " ".join(check.get("test", []))
+            assert check["test"][0] in ("CMD", "CMD-SHELL") and "python" in test and "curl" not in test, test
+            assert f"http://127.0.0.1:{port}/livez" in test, f"{svc}-{kind}: the health check must ask /livez on {port}"
+        for kind in ("api", "migrate"):
+            assert variable not in services[f"{svc}-{kind}"]["environment"], f"{svc}-{kind} serves no metrics port"
 
 
 def test_pinned_images():

@@ -147,6 +147,99 @@ def test_process_kinds_and_probes(overlay):
     assert frontend["livenessProbe"]["httpGet"]["path"] == "/livez"
 
 
+def _metrics_port(container: dict, svc: str) -> int | None:
+    """The port the process serves /metrics and /livez on: its <SVC>_METRICS_PORT (a literal in
+    the container's own env, not a ConfigMap shared with the api)."""
+    for item in container.get("env", []):
+        if item["name"] == f"{svc.upper()}_METRICS_PORT":
+            return int(item["value"])
+    return None
+
+
+def _resolve_port(container: dict, port) -> int:
+    if isinstance(port, int):
+        return port
+    named = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+    assert port in named, f"{container['name']}: no container port named {port}"
+    return named[port]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_relays_and_workers_serve_metrics_and_livez(overlay):
+    objects = rendered(overlay)
+    for svc in SERVICES:
+        for kind in ("relay", "worker"):
+            c = find(objects, "Deployment", f"{svc}-{kind}")[0]["spec"]["template"]["spec"]["containers"][0]
+            port = _metrics_port(c, svc)
+            assert port, f"{svc}-{kind}: no {svc.upper()}_METRICS_PORT in its env"
+            assert {"name": "metrics", "containerPort": port} in c.get("ports", []), f"{svc}-{kind}: no port `metrics`"
+            for probe in ("startupProbe", "livenessProbe"):
+                get = c[probe]["httpGet"]
+                assert get["path"] == "/livez" and _resolve_port(c, get["port"]) == port, f"{svc}-{kind} {probe}"
+            assert "readinessProbe" not in c, "no Service in front of relays and workers"
+        for kind in ("api",):
+            c = find(objects, "Deployment", f"{svc}-{kind}")[0]["spec"]["template"]["spec"]["containers"][0]
+            assert _metrics_port(c, svc) is None
+
+
+def _policy_allows(policy: dict, labels: dict, port: int, namespace: str) -> bool:
+    if "Ingress" not in policy["spec"]["policyTypes"] or not selector_matches(policy["spec"]["podSelector"], labels):
+        return False
+    for rule in policy["spec"].get("ingress", []):
+        ports = rule.get("ports")
+        if ports and not any(p.get("protocol", "TCP") == "TCP" and p["port"] == port for p in ports):
+            continue
+        for peer in rule.get("from", []):
+            ns = peer.get("namespaceSelector")
+            if ns is not None and "podSelector" not in peer and selector_matches(
+                    ns, {"kubernetes.io/metadata.name": namespace}):
+                return True
+    return False
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_relay_and_worker_is_scraped(overlay):
+    """A PodMonitor selects every relay and worker pod, scrapes its `metrics` port with the
+    service/process labels the alerts use, and a NetworkPolicy lets Prometheus (namespace
+    monitoring) reach that port."""
+    objects = rendered(overlay)
+    monitors = find(objects, "PodMonitor")
+    policies = find(objects, "NetworkPolicy")
+    for svc in SERVICES:
+        for kind in ("relay", "worker"):
+            deployment = find(objects, "Deployment", f"{svc}-{kind}")[0]
+            labels = pod_labels(deployment)
+            container = deployment["spec"]["template"]["spec"]["containers"][0]
+            port = _metrics_port(container, svc)
+            scraped = [e for m in monitors if selector_matches(m["spec"]["selector"], labels)
+                       for e in m["spec"]["podMetricsEndpoints"]]
+            assert scraped, f"{svc}-{kind}: no PodMonitor selects its pods"
+            for endpoint in scraped:
+                assert _resolve_port(container, endpoint["port"]) == port and endpoint.get("path", "/metrics") == "/metrics"
+                targets = {r["targetLabel"]: r["sourceLabels"] for r in endpoint.get("relabelings", [])}
+                assert targets.get("service") == ["__meta_kubernetes_pod_label_app_kubernetes_io_name"]
+                assert targets.get("process") == ["__meta_kubernetes_pod_label_app_kubernetes_io_component"]
+            assert any(_policy_allows(p, labels, port, "monitoring") for p in policies), \
+                f"{svc}-{kind}: Prometheus may not reach port {port}"
+    for monitor in monitors:
+        selected = [o for o in objects if pod_spec(o) is not None and selector_matches(monitor["spec"]["selector"],
+                                                                                      pod_labels(o))]
+        assert selected, f"PodMonitor {monitor['metadata']['name']} selects no pods"
+        for obj in selected:
+            names = {p["name"] for c in pod_spec(obj)["containers"] for p in c.get("ports", [])}
+            assert {e["port"] for e in monitor["spec"]["podMetricsEndpoints"]} <= names, obj["metadata"]["name"]
+
+
+def test_network_policy_check_is_not_vacuous():
+    policy = {"spec": {"podSelector": {"matchLabels": {"a": "b"}}, "policyTypes": ["Ingress"], "ingress": [
+        {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+         "ports": [{"protocol": "TCP", "port": 9100}]}]}}
+    assert _policy_allows(policy, {"a": "b"}, 9100, "monitoring")
+    assert not _policy_allows(policy, {"a": "b"}, 8000, "monitoring")
+    assert not _policy_allows(policy, {"a": "b"}, 9100, "default")
+    assert not _policy_allows(policy, {"a": "c"}, 9100, "monitoring")
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_selectors_find_their_pods(overlay):
     objects = rendered(overlay)

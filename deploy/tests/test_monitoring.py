@@ -8,7 +8,7 @@ import re
 
 import pytest
 import yaml
-from deployment import ROOT, compose, settings_info
+from deployment import ROOT, SERVICES, compose, settings_info
 
 pytestmark = pytest.mark.unit
 
@@ -107,34 +107,107 @@ def test_dashboard_uses_known_metrics_and_the_provisioned_datasource():
     assert provider["options"]["path"] == mount.split(":")[1]
 
 
+def _relabel(labels: dict[str, str], configs: list[dict]) -> dict[str, str]:
+    """Prometheus relabelling, action `replace` only (what prometheus.yml uses)."""
+    labels = dict(labels)
+    for cfg in configs:
+        assert cfg.get("action", "replace") == "replace", "extend _relabel for other actions"
+        value = cfg.get("separator", ";").join(labels.get(name, "") for name in cfg.get("source_labels", []))
+        match = re.fullmatch(cfg.get("regex", "(.*)"), value)
+        if match:
+            result = re.sub(r"\$\{?(\d+)\}?", lambda m: match.group(int(m.group(1))) or "",
+                            str(cfg.get("replacement", "$1")))
+            if result:
+                labels[cfg["target_label"]] = result
+            else:
+                labels.pop(cfg["target_label"], None)
+    return {k: v for k, v in labels.items() if not k.startswith("__")}
+
+
+def scrape_targets() -> list[tuple[str, str, str, dict[str, str]]]:
+    """(job, host, port, labels) for every target of prometheus.yml: static ones, and dns_sd names
+    (one per compose service, each replica at run time) with the job's relabelling applied."""
+    out = []
+    for job in PROMETHEUS["scrape_configs"]:
+        assert set(job) & {"static_configs", "dns_sd_configs"}, f"{job['job_name']}: unknown discovery"
+        for static in job.get("static_configs", []):
+            for target in static["targets"]:
+                host, port = target.rsplit(":", 1)
+                labels = _relabel({"__address__": target, **static.get("labels", {})}, job.get("relabel_configs", []))
+                out.append((job["job_name"], host, port, labels))
+        for sd in job.get("dns_sd_configs", []):
+            assert sd.get("type", "SRV") == "A", "Docker's DNS has A records only"
+            for name in sd["names"]:
+                labels = _relabel({"__address__": f"{name}:{sd['port']}", "__meta_dns_name": name},
+                                  job.get("relabel_configs", []))
+                out.append((job["job_name"], name, str(sd["port"]), labels))
+    return out
+
+
+def test_relabel_simulation_is_not_vacuous():
+    cfg = [{"source_labels": ["__meta_dns_name"], "regex": "(a|b)-worker", "target_label": "service"},
+           {"target_label": "process", "replacement": "worker"}]
+    assert _relabel({"__meta_dns_name": "a-worker"}, cfg) == {"service": "a", "process": "worker"}
+    assert _relabel({"__meta_dns_name": "c-worker"}, cfg) == {"process": "worker"}
+
+
 def test_prometheus_scrapes_real_targets_and_loads_the_rules():
     services = compose()["services"]
     assert PROMETHEUS["rule_files"] == ["/etc/prometheus/alerts.yml"]
-    for job in PROMETHEUS["scrape_configs"]:
-        for static in job["static_configs"]:
-            for target in static["targets"]:
-                host, port = target.rsplit(":", 1)
-                if host == "127.0.0.1":
-                    continue
-                assert host in services, f"{job['job_name']}: no compose service {host}"
-                labels = static["labels"]
-                env = services[host].get("environment", {})
-                prefix = settings_info(labels["service"]).prefix
-                ports = {str(v) for k, v in env.items() if k.startswith(prefix) and k.endswith("PORT")
-                         and "SMTP" not in k}
-                assert port in ports, f"{target}: the container listens on {ports}"
-                assert host == f"{labels['service']}-{labels['process']}"
-    api_targets = {t for j in PROMETHEUS["scrape_configs"] for s in j["static_configs"] for t in s["targets"]
-                   if s.get("labels", {}).get("process") == "api"}
+    for job, host, port, labels in scrape_targets():
+        if host == "127.0.0.1":
+            continue
+        assert host in services, f"{job}: no compose service {host}"
+        env = services[host].get("environment", {})
+        prefix = settings_info(labels["service"]).prefix
+        ports = {str(v) for k, v in env.items() if k.startswith(prefix) and k.endswith("PORT")
+                 and "SMTP" not in k}
+        assert port in ports, f"{host}:{port}: the container listens on {ports}"
+        assert host == f"{labels['service']}-{labels['process']}", f"{job}: {host} labelled {labels}"
+    api_targets = {f"{h}:{p}" for _, h, p, labels in scrape_targets() if labels.get("process") == "api"}
     assert api_targets == {f"{s}-api:8000" for s in ("intake", "referral", "notify", "audit")}
 
 
-def test_workers_that_serve_metrics_are_scraped():
-    """Data-driven: a service whose Settings have a `*_metrics_port` serves worker metrics there."""
-    targets = {t for j in PROMETHEUS["scrape_configs"] for s in j["static_configs"] for t in s["targets"]}
-    for svc in ("intake", "referral", "notify", "audit"):
+@pytest.mark.parametrize("kind", ["relay", "worker"])
+def test_every_relay_and_worker_is_scraped_on_its_metrics_port(kind):
+    """Every service's relay and worker serve /metrics on <SVC>_METRICS_PORT (the platform's
+    `metrics_port`); Prometheus scrapes each there, labelled service=<svc>, process=<kind>."""
+    scraped = {(h, p): labels for _, h, p, labels in scrape_targets()}
+    for svc in SERVICES:
         info = settings_info(svc)
-        for f in info.fields.values():
-            if f.name.endswith("_metrics_port"):
-                port = compose()["services"][f"{svc}-worker"]["environment"][f"{info.prefix}{f.name.upper()}"]
-                assert f"{svc}-worker:{port}" in targets
+        assert "metrics_port" in info.fields
+        port = str(compose()["services"][f"{svc}-{kind}"]["environment"][f"{info.prefix}METRICS_PORT"])
+        assert (f"{svc}-{kind}", port) in scraped, f"{svc}-{kind}:{port} is not scraped"
+        assert scraped[(f"{svc}-{kind}", port)] == {"service": svc, "process": kind}
+
+
+def test_scaled_workers_are_discovered_not_named():
+    """Workers may be scaled in compose: a static name would reach one replica per scrape (and a
+    different one each time), so workers are found through DNS service discovery."""
+    for job in PROMETHEUS["scrape_configs"]:
+        for static in job.get("static_configs", []):
+            assert not any(t.split(":")[0].endswith("-worker") for t in static["targets"]), job["job_name"]
+
+
+# Metrics only one process kind records: alerts must select that process, so the zero-valued copy
+# the other processes export (an unlabelled Gauge starts at 0) or a stale series never decides.
+METRIC_OWNER = {"outbox_oldest_age_seconds": "relay", "outbox_backlog": "relay",
+                "consumer_lag": "worker", "events_dead_lettered_total": "worker"}
+
+
+def test_relay_and_worker_alerts_select_the_process_that_records_the_metric():
+    for r in rules():
+        expr = str(r["expr"])
+        for metric, kind in METRIC_OWNER.items():
+            for use in re.finditer(rf"\b{metric}\b(\{{[^}}]*\}})?", expr):
+                assert use.group(1) and f'process="{kind}"' in use.group(1), \
+                    f"{r['alert']}: {metric} must be selected with {{process=\"{kind}\"}}"
+
+
+@pytest.mark.parametrize("kind", ["relay", "worker"])
+def test_a_down_relay_or_worker_alerts(kind):
+    """Their metrics vanish with them (the outbox, lag and dead-letter alerts go quiet), so their
+    own absence must alert; the stop-gap "metrics missing" alerts are gone."""
+    assert any(f'up{{process="{kind}"}}' in str(r["expr"]) and r["labels"]["severity"] == "critical"
+               for r in rules()), f"no alert fires when the {kind}s are down"
+    assert not [r["alert"] for r in rules() if "MetricsMissing" in r["alert"]]

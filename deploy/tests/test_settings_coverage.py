@@ -10,7 +10,8 @@ defaults), so a setting added tomorrow is checked tomorrow:
     baked-in development value                                   -> required in every process
   - a secret-like field with an empty default                    -> must be classified in
     SECRET_POLICY below (required where / forbidden where / optional, and why), or the test fails
-  - `*_metrics_port` fields                                      -> required in the worker
+  - process-scoped settings (PROCESS_SCOPED below, e.g. `metrics_port`, which only relay and worker
+    processes read)                                              -> required in those kinds, forbidden in the others
   - `migration_database_url`                                     -> the migrate job only (least privilege)
 Conversely every variable a container gets must be a field of its service's Settings, a variable
 the code reads directly (os.environ), or (Kubernetes) a helper only used inside $(...) of another.
@@ -52,6 +53,15 @@ class Rule:
 
 def rule(*fields: str, required_in=(), forbidden_in=(), why: str = "") -> Rule:
     return Rule(tuple(fields), frozenset(required_in), frozenset(forbidden_in), why)
+
+
+# Settings only some process kinds read: required there, forbidden elsewhere (elsewhere it would be
+# a setting nothing reads, and a shared ConfigMap would hide which process actually uses it).
+PROCESS_SCOPED: dict[str, tuple[frozenset[str], str]] = {
+    "metrics_port": (frozenset({"relay", "worker"}),
+                     "careroute_platform.service.run_workers serves /metrics and /livez there; the api serves "
+                     "them on http_port, the migrate job serves nothing"),
+}
 
 
 SECRET_POLICY: dict[str, list[Rule]] = {
@@ -99,6 +109,12 @@ def expectations(service: str) -> tuple[dict[str, list[set[str]]], dict[str, set
     for f in info.fields.values():
         for kind in kinds_of(service):
             runtime = kind in RUNTIME_KINDS
+            if f.name in PROCESS_SCOPED:
+                if kind in PROCESS_SCOPED[f.name][0]:
+                    required[kind].append({f.name})
+                else:
+                    forbidden[kind].add(f.name)
+                continue
             if f.name == "migration_database_url":
                 if kind == "migrate":
                     required[kind].append({f.name})
@@ -109,8 +125,6 @@ def expectations(service: str) -> tuple[dict[str, list[set[str]]], dict[str, set
                 continue
             if (f.required or (runtime or kind == "migrate") and f.name in CORE or points_at_loopback(f)
                     or (is_secret_like(f) and not is_empty_default(f))):
-                required[kind].append({f.name})
-            if f.name.endswith("_metrics_port") and kind == "worker":
                 required[kind].append({f.name})
         if is_secret_like(f) and is_empty_default(f) and f.name not in classified:
             problems.append(f"{service}: secret-like setting {f.name!r} has no usable default; classify it in "
@@ -146,6 +160,22 @@ CONTAINERS = all_containers()
 
 def _id(c: Container) -> str:
     return f"{c.where}:{c.name}"
+
+
+def test_process_scoped_settings_still_exist():
+    """PROCESS_SCOPED names fields the services really have (a renamed field must be renamed here)."""
+    for name in PROCESS_SCOPED:
+        assert any(name in settings_info(s).fields for s in SERVICES), f"PROCESS_SCOPED names {name!r}, no service has it"
+
+
+def test_metrics_port_belongs_to_relay_and_worker():
+    for service in SERVICES:
+        assert "metrics_port" in settings_info(service).fields, f"{service}: the platform's metrics_port is gone"
+        required, forbidden, _ = expectations(service)
+        for kind in ("relay", "worker"):
+            assert {"metrics_port"} in required[kind]
+        for kind in ("api", "migrate"):
+            assert "metrics_port" in forbidden[kind]
 
 
 @pytest.mark.parametrize("service", [*SERVICES, "frontend"])
@@ -248,6 +278,8 @@ def test_rules_catch_settings_added_later(monkeypatch):
     assert any("backup_passphrase" in p for p in problems)
     assert "migration_database_url" in forbidden["api"]
     assert {"migration_database_url"} in required["migrate"]
+    assert {"metrics_port"} in required["relay"] and {"metrics_port"} in required["worker"]
+    assert "metrics_port" in forbidden["api"] and "metrics_port" in forbidden["migrate"]
     container = next(c for c in compose_containers() if c.name == "intake-api")
     provided, dead = provided_fields(container)
     missing = [alt for alt in required["api"] if not alt & provided]
