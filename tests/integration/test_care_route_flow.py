@@ -97,6 +97,45 @@ def test_register_refer_accept_share_complete_and_the_loop_closes(platform):
     assert seen["status"] == "completed"
     assert seen["answer"]["counter_referral"]["outcome_code"] == "needs_met"
 
+    # the loop closes: the referring caseworker is told of the acceptance and of the outcome
+    notify = platform["notify"]
+
+    def told(kind):
+        inbox = notify.call("GET", "/v1/inbox?limit=100", user="caseworker.tulcan").json()["items"]
+        return [n for n in inbox if n["referral_id"] == rid and n["kind"] == kind]
+    for kind in ("referral_accepted", "referral_completed"):
+        [note] = wait_for(lambda: told(kind), 60, interval=0.3, message=f"{kind} notification")
+        assert phone not in str(note) and given not in str(note)
+    provider_inbox = notify.call("GET", "/v1/inbox?limit=100", user="provider.alas").json()["items"]
+    assert any(n["referral_id"] == rid and n["kind"] == "referral_received" for n in provider_inbox)
+
+    # every step is in the audit log, and the provider's read of the vault verifies against a checkpoint
+    audit = platform["audit"]
+
+    def audited_read():
+        r = audit.call("GET", f"/entries?resource_type=case&resource_id={case_id}&action=shared_data.read&limit=50",
+                       user="auditor.oversight")
+        items = r.json()["items"] if r.status_code == 200 else []
+        return [e for e in items if e["entry"]["outcome"] == "allowed"] if items else None
+    [entry] = wait_for(audited_read, 60, interval=0.5, message="shared-data read in the audit log")
+    assert entry["entry"]["actor"]["organisation"] == ALAS and phone not in str(entry)
+
+    def proof():
+        r = audit.call("GET", f"/entries/{entry['index']}/inclusion-proof", user="auditor.oversight")
+        return r.json() if r.status_code == 200 else None
+    proved = wait_for(proof, 60, interval=0.5, message="a checkpoint covering the entry")
+    from audit.verifier import InclusionProof, verify_entry_inclusion
+
+    keys = audit.call("GET", "/keys?format=text", user="auditor.oversight").text
+    report = verify_entry_inclusion(proved["checkpoint"], [k for k in keys.splitlines() if k and not k.startswith("#")],
+                                    proved["entry"], proved["leaf_index"], InclusionProof.from_json(proved))
+    assert report.ok, report.problems
+    timeline = audit.call("GET", f"/entries?resource_type=case&resource_id={case_id}&limit=100",
+                          user="auditor.oversight").json()["items"]
+    types = {e["entry"]["event_type"].removeprefix("org.iom.careroute.").rsplit(".", 1)[0] for e in timeline}
+    assert {"case.registered", "consent.granted", "referral.created", "referral.accepted",
+            "referral.completed", "access.recorded"} <= types
+
 
 def transition_status(referral, referral_id, action, user) -> int:
     r = referral.call("POST", f"/v1/referrals/{referral_id}/{action}", user=user, json={},
