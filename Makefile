@@ -57,6 +57,7 @@ chaos: $(STAMP)
 
 contracts: $(STAMP)
 	$(PY) contracts/build_asyncapi.py
+	CAREROUTE_WRITE_OPENAPI=1 $(PY) -m pytest -p no:cacheprovider -q tests/contracts/test_openapi_documents.py
 
 clean:
 	rm -rf .run $(VENV)

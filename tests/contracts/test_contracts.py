@@ -42,3 +42,9 @@ def test_a_schema_refuses_data_outside_the_contract():
             "actor": {"subject": None, "organisation": None, "roles": [], "client": None}, "action": "read",
             "resource": {"type": "case", "id": "c"}, "outcome": "allowed", "reason": "x", "service": "intake",
             "survivor_name": "should never be here"})
+
+
+def test_every_event_type_is_documented():
+    documented = (CONTRACTS.parent / "docs" / "events.md").read_text()
+    missing = [p.stem for p in SCHEMAS if f"`{p.stem.rsplit('.', 1)[0]}`" not in documented]
+    assert not missing, f"add to docs/events.md: {missing}"
