@@ -40,14 +40,14 @@ def spawn(mode, stack, db, group="probe", **env):
                             env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def write_events(db, n, action="probe"):
+def write_events(db, n, action="probe", key=None):
     eng = probe.engine(db)
     uow = UnitOfWork(make_session_factory(eng), Outbox(probe.tables["outbox"]))
     ids = []
     with uow:
         for _ in range(n):
             event = access_event(service="audit", principal=None, action=action, resource_type=probe.MARK,
-                                 resource_id=str(uuid.uuid4()), decision=Decision(True, "probe"))
+                                 resource_id=str(uuid.uuid4()), decision=Decision(True, "probe"), key=key)
             uow.publish(event)
             ids.append(event.id)
         uow.commit()
@@ -110,8 +110,9 @@ def test_poison_message_goes_to_dead_letter_topic_and_partition_keeps_flowing(st
     try:
         # 1: not a CloudEvent at all; 2: a valid event whose handler refuses it for good
         producer.send("careroute.access", key=key.encode(), value=b"\x00garbage", headers=[]).get(10)
-        poison_ids = write_events(probe_db, 1, action="poison")
-        good_ids = write_events(probe_db, 3)
+        # same key, so the same partition: the good events come after the poison in one queue
+        poison_ids = write_events(probe_db, 1, action="poison", key=key)
+        good_ids = write_events(probe_db, 3, key=key)
         wait_for(lambda: len(effects(probe_db, good_ids)) == 3, 60, message="good events after poison")
         dead = kafka_tap.read_all(["careroute.access.dlt"])
 
