@@ -37,6 +37,6 @@ def access_event(*, service: str, principal: Principal | None, action: str, reso
         "service": service, "trace_id": trace_id_var.get(),
     }
     if purpose:
-        data["purpose"] = purpose[:500]
+        data["purpose"] = "".join(c for c in purpose[:500] if c.isprintable())  # no NUL: JSONB refuses it
     return Event(type=ACCESS_RECORDED, source=f"/careroute/{service}", data=data,
                  key=key or resource_id or "anonymous", traceparent=traceparent)

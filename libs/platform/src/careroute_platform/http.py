@@ -11,6 +11,7 @@ from collections.abc import Callable
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -67,7 +68,8 @@ class BodyLimit:
         except _TooLarge:
             request = Request(scope)
             response = problem_response(request, Problem(413, detail={
-                "es": f"El cuerpo supera {self.max_bytes} bytes.", "en": f"The body exceeds {self.max_bytes} bytes."}))
+                "es": f"El cuerpo supera {self.max_bytes} bytes.", "en": f"The body exceeds {self.max_bytes} bytes."}),
+                headers=SECURITY_HEADERS)  # this answer bypasses the app's middleware that sets them
             await response(scope, receive, send)
 
 
@@ -79,10 +81,33 @@ def _new_traceparent() -> str:
     return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
 
 
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details (the body of every error)."""
+    model_config = ConfigDict(extra="allow")
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+
+
+def _problem_response_doc(description: str) -> dict:
+    return {"description": description, "model": ProblemDetails,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}}
+
+
+# Documented on every operation: any call may be refused or fail this way.
+COMMON_PROBLEMS = {
+    401: _problem_response_doc("Missing or invalid token"),
+    403: _problem_response_doc("Not allowed for this role"),
+    500: _problem_response_doc("Internal error (no details are given)"),
+}
+
+
 def create_app(*, title: str, version: str = "1.0.0", readiness: dict[str, Callable[[], bool]] | None = None,
                max_body_bytes: int = 256 * 1024, description: str = "") -> FastAPI:
     app = FastAPI(title=title, version=version, description=description, docs_url=None, redoc_url=None,
-                  openapi_url="/openapi.json")
+                  openapi_url="/openapi.json", responses=COMMON_PROBLEMS)
     readiness = readiness or {}
     app.state.readiness = readiness
 
