@@ -8,6 +8,7 @@ PARTS := libs/platform devstack services/intake services/referral services/notif
 FRONTEND := $(wildcard frontend/pyproject.toml)
 STAMP := $(VENV)/.installed
 
+PHONY_EXTRA := screenshots
 .PHONY: install up down status logs seed test test-unit test-integration test-e2e bench chaos contracts lint browsers clean
 
 $(STAMP): $(foreach p,$(PARTS),$(p)/pyproject.toml) requirements-dev.txt $(FRONTEND)
@@ -58,6 +59,10 @@ chaos: $(STAMP)
 contracts: $(STAMP)
 	$(PY) contracts/build_asyncapi.py
 	CAREROUTE_WRITE_OPENAPI=1 $(PY) -m pytest -p no:cacheprovider -q tests/contracts/test_openapi_documents.py
+
+# Refresh the committed screenshots in docs/screenshots/ from the browser journey.
+screenshots: $(STAMP) browsers
+	CAREROUTE_UPDATE_SCREENSHOTS=1 $(PY) -m pytest -p no:cacheprovider -q tests/e2e/test_browser_journey.py
 
 clean:
 	rm -rf .run $(VENV)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -37,7 +38,9 @@ def screenshot(page, name: str, *, curated: bool = False, full_page: bool = Fals
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
-    if curated:
+    # docs/screenshots/ is committed: refresh it only when asked (make screenshots), so that a
+    # test run leaves the working tree clean
+    if curated and os.environ.get("CAREROUTE_UPDATE_SCREENSHOTS"):
         CURATED.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, CURATED / f"{name}.png")
     return path

@@ -116,4 +116,5 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> None:
             for w in workers:
                 threading.Thread(target=w.run, daemon=True).start()
         uvicorn.run(definition.create_app(runtime), host=settings.http_host, port=settings.http_port,
-                    log_config=None, access_log=False, proxy_headers=True, forwarded_allow_ips="127.0.0.1")
+                    log_config=None, access_log=False, proxy_headers=True, forwarded_allow_ips="127.0.0.1",
+                    server_header=False)  # no "server: uvicorn" banner
