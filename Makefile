@@ -8,8 +8,7 @@ PARTS := libs/platform devstack services/intake services/referral services/notif
 FRONTEND := $(wildcard frontend/pyproject.toml)
 STAMP := $(VENV)/.installed
 
-PHONY_EXTRA := screenshots
-.PHONY: install up down status logs seed test test-unit test-integration test-e2e bench chaos contracts lint browsers clean
+.PHONY: install up down status logs seed screenshots test test-unit test-integration test-e2e bench chaos contracts lint browsers clean
 
 $(STAMP): $(foreach p,$(PARTS),$(p)/pyproject.toml) requirements-dev.txt $(FRONTEND)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
