@@ -6,30 +6,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from careroute_platform.vocabulary import SHARED_LABELS, DataCategory, ServiceType  # noqa: F401 - re-exported
+
 
 class Labelled(StrEnum):
     """A vocabulary whose members carry {"es": ..., "en": ...} labels in `LABELS`."""
-
-
-class ServiceType(Labelled):
-    HEALTH_CMR = "health_cmr"
-    PSYCHOSOCIAL = "psychosocial"
-    LEGAL_AID = "legal_aid"
-    SAFE_SHELTER = "safe_shelter"
-    PROTECTION_MEASURES = "protection_measures"
-    POLICE_JUSTICE = "police_justice"
-    LIVELIHOODS = "livelihoods"
-    DOCUMENTATION_MIGRATION = "documentation_migration"
-
-
-class DataCategory(Labelled):
-    IDENTITY = "identity"
-    CONTACT_DETAILS = "contact_details"
-    INCIDENT_SUMMARY = "incident_summary"
-    HEALTH_NEEDS = "health_needs"
-    PROTECTION_NEEDS = "protection_needs"
-    PSYCHOSOCIAL_NEEDS = "psychosocial_needs"
-    LEGAL_NEEDS = "legal_needs"
 
 
 class RiskLevel(Labelled):
@@ -302,25 +283,7 @@ class DuplicateResolution(Labelled):
 
 
 LABELS: dict[str, dict[str, dict[str, str]]] = {
-    "service_type": {
-        "health_cmr": {"es": "Salud / manejo clínico de la violación", "en": "Health / clinical management of rape"},
-        "psychosocial": {"es": "Apoyo psicosocial", "en": "Psychosocial support"},
-        "legal_aid": {"es": "Asesoría legal", "en": "Legal aid"},
-        "safe_shelter": {"es": "Casa de acogida", "en": "Safe shelter"},
-        "protection_measures": {"es": "Medidas de protección", "en": "Protection measures"},
-        "police_justice": {"es": "Policía / justicia", "en": "Police / justice"},
-        "livelihoods": {"es": "Medios de vida", "en": "Livelihoods"},
-        "documentation_migration": {"es": "Documentación / estatus migratorio", "en": "Documentation / migration status"},
-    },
-    "data_category": {
-        "identity": {"es": "Identidad", "en": "Identity"},
-        "contact_details": {"es": "Datos de contacto", "en": "Contact details"},
-        "incident_summary": {"es": "Resumen del incidente", "en": "Incident summary"},
-        "health_needs": {"es": "Necesidades de salud", "en": "Health needs"},
-        "protection_needs": {"es": "Necesidades de protección", "en": "Protection needs"},
-        "psychosocial_needs": {"es": "Necesidades psicosociales", "en": "Psychosocial needs"},
-        "legal_needs": {"es": "Necesidades legales", "en": "Legal needs"},
-    },
+    **{k: v for k, v in SHARED_LABELS.items() if k != "priority"},
     "risk_level": {"high": {"es": "Alto", "en": "High"}, "medium": {"es": "Medio", "en": "Medium"},
                    "low": {"es": "Bajo", "en": "Low"}},
     "case_status": {"open": {"es": "Abierto", "en": "Open"}, "follow_up": {"es": "En seguimiento", "en": "Follow-up"},
