@@ -173,9 +173,6 @@ DOCUMENTED_GAPS = {
     # Finding (see the report): these services' OpenAPI documents describe errors as FastAPI's default
     # 422 `application/json` HTTPValidationError and nothing else, while every error they send is
     # problem+json (401, 403, 404, 409, 412, 422, 428 ...). Remove a service from here once fixed.
-    "referral": "errors undocumented / documented as application/json",
-    "notify": "errors undocumented / documented as application/json",
-    "audit": "errors undocumented / documented as application/json",
 }
 
 

@@ -96,3 +96,13 @@ def test_if_match_precondition():
                                              ("fr-FR,en;q=0.5", "en"), ("de", "es"), ("%%%", "es")])
 def test_negotiate(header, expected):
     assert negotiate(header) == expected
+
+
+def test_chunked_body_too_large_is_413_too():
+    def chunks():
+        for _ in range(5):
+            yield b" " * 400
+    r = make_client().post("/things", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.headers["x-content-type-options"] == "nosniff"
+    ok = make_client().post("/things", content=iter([b'{"name": ', b'"abc"}']), headers={"content-type": "application/json"})
+    assert ok.status_code == 200

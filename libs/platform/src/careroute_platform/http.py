@@ -49,32 +49,42 @@ class BodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         length = dict(scope["headers"]).get(b"content-length")
-        too_large = length is not None and (not length.isdigit() or int(length) > self.max_bytes)
-        received = 0
-
-        async def limited_receive():
-            nonlocal received
+        if length is not None:
+            if not length.isdigit() or int(length) > self.max_bytes:
+                return await self._refuse(scope, receive, send)
+            return await self.app(scope, receive, send)
+        # No Content-Length (chunked): read the body up to the limit before the app sees it, so
+        # that an oversized body is a clean 413 rather than an error inside the app.
+        chunks, size, more = [], 0, True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _TooLarge()
-            return message
+            if message["type"] != "http.request":
+                return await self.app(scope, _replay([message]), send)
+            size += len(message.get("body", b""))
+            if size > self.max_bytes:
+                return await self._refuse(scope, receive, send)
+            chunks.append(message)
+            more = message.get("more_body", False)
+        await self.app(scope, _replay(chunks, receive), send)
 
-        try:
-            if too_large:
-                raise _TooLarge()
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            request = Request(scope)
-            response = problem_response(request, Problem(413, detail={
-                "es": f"El cuerpo supera {self.max_bytes} bytes.", "en": f"The body exceeds {self.max_bytes} bytes."}),
-                headers=SECURITY_HEADERS)  # this answer bypasses the app's middleware that sets them
-            await response(scope, receive, send)
+    async def _refuse(self, scope, receive, send):
+        response = problem_response(Request(scope), Problem(413, detail={
+            "es": f"El cuerpo supera {self.max_bytes} bytes.", "en": f"The body exceeds {self.max_bytes} bytes."}))
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        await response(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+def _replay(messages: list, then=None):
+    queue = list(messages)
+
+    async def receive():
+        if queue:
+            return queue.pop(0)
+        if then is not None:
+            return await then()
+        return {"type": "http.disconnect"}
+    return receive
 
 
 def _new_traceparent() -> str:
@@ -100,6 +110,7 @@ def _problem_response_doc(description: str) -> dict:
 COMMON_PROBLEMS = {
     401: _problem_response_doc("Missing or invalid token"),
     403: _problem_response_doc("Not allowed for this role"),
+    422: _problem_response_doc("Invalid input: `errors` lists each field, its rule and a message (never the value)"),
     500: _problem_response_doc("Internal error (no details are given)"),
 }
 

@@ -11,7 +11,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from .domain import geography
 from .domain.clinical import ECUADOR
-from .domain.text import clean_text
+from careroute_platform.text import clean_text
 from .domain.vocabulary import (
     AccessPurpose,
     AgeBand,

@@ -5,7 +5,7 @@ import pytest
 from intake.domain import referral_access as proj
 from intake.domain.statistics import suppress
 from intake.domain.survivor_code import CODE_RE, new_survivor_code, office_prefix
-from intake.domain.text import TextRuleError, clean_text
+from careroute_platform.text import TextRuleError, clean_text
 from intake.schemas import IncidentIn, ProfileIn, RegistrationIn, SurvivorIdentityIn
 from pydantic import ValidationError
 

@@ -69,6 +69,9 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
         runtime.require_roles("caseworker", "supervisor"), "identity", runtime.settings.identity_reads_per_minute))]
     exporter = Annotated[Principal, Depends(rate_limited(
         runtime.require_roles("supervisor"), "export", runtime.settings.exports_per_minute))]
+    # Case notes are the survivor's own story: limited like identity.
+    notes_reader = Annotated[Principal, Depends(rate_limited(
+        runtime.require_roles("caseworker", "supervisor"), "notes", runtime.settings.identity_reads_per_minute))]
     shared_data_reader = Annotated[Principal, Depends(rate_limited(
         runtime.require_roles("service-provider"), "shared-data", runtime.settings.identity_reads_per_minute))]
     anyone = Annotated[Principal, Depends(runtime.principal_dependency())]
@@ -193,8 +196,8 @@ def create_app(runtime: ServiceRuntime) -> FastAPI:
 
     # ------------------------------------------------------------------------------------ notes
     @v1.get("/cases/{case_id}/notes", response_model=s.NoteListOut, tags=["notes"],
-            responses={**COMMON_ERRORS, 410: PROBLEM})
-    def list_notes(request: Request, case_id: CaseId, principal: staff, limit: Limit = 20, offset: Offset = 0):
+            responses={**COMMON_ERRORS, 410: PROBLEM, 429: PROBLEM})
+    def list_notes(request: Request, case_id: CaseId, principal: notes_reader, limit: Limit = 20, offset: Offset = 0):
         return run(request, note_uc.list_notes, principal=principal, case_id=str(case_id), limit=limit, offset=offset)
 
     @v1.post("/cases/{case_id}/notes", status_code=201, response_model=s.NoteOut, tags=["notes"],

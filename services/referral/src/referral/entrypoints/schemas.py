@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
+from careroute_platform.text import CleanText
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..domain.vocabulary import (
@@ -26,8 +27,8 @@ from ..domain.vocabulary import (
 
 CASE_ID = r"^[A-Za-z0-9_-]{1,64}$"
 GROUP_PATH = r"^/(iom|government|civil-society)(/[a-z0-9-]{1,60}){1,4}$"
-Note = Annotated[str, Field(max_length=2000)]
-ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+Note = CleanText(2000, multiline=True)
+ShortText = CleanText(200)
 UserRevokeReason = StrEnum("UserRevokeReason", {r.name: r.value for r in RevokeReason if r not in SYSTEM_REVOKE_REASONS})
 
 
@@ -36,7 +37,7 @@ class Strict(BaseModel):
 
 
 class OverrideIn(Strict):
-    justification: str = Field(min_length=20, max_length=2000,
+    justification: CleanText(2000, multiline=True, min_length=20) = Field(
                                description="A supervisor's written justification (stays in this service)")
     legal_basis: LegalBasis | None = Field(None, description="Required to refer without consent")
 
@@ -76,8 +77,8 @@ class CompleteIn(Strict):
 
 # -- directory ------------------------------------------------------------------------------------
 class Bilingual(Strict):
-    es: str = Field(min_length=1, max_length=2000)
-    en: str = Field(min_length=1, max_length=2000)
+    es: CleanText(2000, multiline=True)
+    en: CleanText(2000, multiline=True)
 
 
 class BilingualName(Strict):
@@ -119,10 +120,10 @@ class OrganisationPatch(Strict):
 
 class LocationIn(Strict):
     name: ShortText
-    province: str = Field(min_length=1, max_length=80)
-    canton: str = Field(min_length=1, max_length=80)
+    province: CleanText(80)
+    canton: CleanText(80)
     canton_code: str = Field(pattern=r"^\d{4}$", description="INEC DPA canton code (its first two digits: province)")
-    address: str | None = Field(None, max_length=300)
+    address: CleanText(300) | None = None
     latitude: float | None = Field(None, ge=-5.1, le=1.7)      # continental Ecuador and Galápagos
     longitude: float | None = Field(None, ge=-92.1, le=-75.1)
     confidential: bool = False

@@ -1,9 +1,13 @@
-"""Free text accepted from staff (names, addresses, notes, safety plans): normalised to Unicode NFC,
-length-capped, and refused when it carries control or bidirectional-override characters (which can
-hide or reorder what a reader sees). Error messages name the rule, never the value."""
+"""Free text accepted from staff (names, addresses, notes, reasons, safety plans): normalised to
+Unicode NFC, length-capped, and refused when it carries control or bidirectional-override characters
+(which can hide or reorder what a reader sees, and which PostgreSQL refuses). Error messages name the
+rule, never the value. Every service validates free text with `clean_text` / `CleanText`."""
 from __future__ import annotations
 
 import unicodedata
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 # Bidirectional embedding/override/isolate characters: can make a record display differently from
 # what is stored (e.g. hide part of a name or a note from a reviewer).
@@ -33,3 +37,9 @@ def clean_text(value: str, *, max_length: int, multiline: bool = False, min_leng
     if len(value) > max_length:
         raise TextRuleError(f"must be at most {max_length} characters")
     return value
+
+
+def CleanText(max_length: int, *, multiline: bool = False, min_length: int = 1):  # noqa: N802 - a type
+    """A pydantic string type: `note: CleanText(2000, multiline=True)`."""
+    return Annotated[str, AfterValidator(
+        lambda v: clean_text(v, max_length=max_length, multiline=multiline, min_length=min_length))]
