@@ -16,6 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
+from kafka.errors import KafkaError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy import Table
@@ -31,6 +33,15 @@ Handler = Callable[[Any, Event], None]  # (unit of work, event); the runner comm
 
 class PermanentError(Exception):
     """A handler's way of saying retrying will not help: dead-letter at once."""
+
+
+class RetryLater(Exception):
+    """The database is away: the record is neither applied nor dead-lettered; the runner seeks
+    back to it and tries again after a pause. Only handler errors count towards dead-lettering."""
+
+
+def _infrastructure_error(exc: Exception) -> bool:
+    return isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
 def trace_id(traceparent: str | None) -> str | None:
@@ -89,6 +100,8 @@ class ConsumerRunner:
                     self.dead_letter(record, exc)
                     return "dead-lettered"
                 except Exception as exc:
+                    if _infrastructure_error(exc):
+                        raise RetryLater() from exc
                     log.warning("handler failed", extra={"event_type": event.type, "event_id": event.id,
                                                          "attempt": attempt, "error_type": type(exc).__name__})
                     if attempt == self.max_retries:
@@ -136,22 +149,43 @@ class ConsumerRunner:
     def run(self, consumer: KafkaConsumer | None = None) -> None:
         consumer = consumer or KafkaConsumer(**self.consumer_options)
         consumer.subscribe(self.topics)
+        pause = 0.5
         try:
             while not self.stopping.is_set():
-                batch = consumer.poll(timeout_ms=500)
-                for tp, records in batch.items():
-                    for record in records:
-                        if self.stopping.is_set():
-                            break
-                        outcome = self.handle(record)
-                        CONSUMED.labels(self.group_id, _type_of(record), outcome).inc()
-                        # The offset is committed only after the database transaction.
-                        consumer.commit({tp: OffsetAndMetadata(record.offset + 1, "", -1)})
+                try:
+                    self._poll_once(consumer)
+                    pause = 0.5
+                except RetryLater:
+                    log.warning("database unavailable; will retry the same record", extra={"consumer_group": self.group_id})
+                    self.stopping.wait(pause)
+                    pause = min(pause * 2, 5.0)   # short enough to poll again within max_poll_interval
+                except KafkaError as exc:
+                    # e.g. a commit refused after a rebalance (broker paused, slow batch): the records
+                    # not committed come again, and the processed-events guard makes that harmless.
+                    log.warning("broker error; polling again", extra={"consumer_group": self.group_id,
+                                                                      "error_type": type(exc).__name__})
+                    self.stopping.wait(pause)
+                    pause = min(pause * 2, 5.0)
                 self._measure_lag(consumer)
         finally:
             consumer.close(autocommit=False)
             if self._producer is not None:
                 self._producer.close(timeout=5)
+
+    def _poll_once(self, consumer: KafkaConsumer) -> None:
+        batch = consumer.poll(timeout_ms=500)
+        for tp, records in batch.items():
+            for record in records:
+                if self.stopping.is_set():
+                    return
+                try:
+                    outcome = self.handle(record)
+                except RetryLater:
+                    consumer.seek(tp, record.offset)  # the next poll starts again at this record
+                    raise
+                CONSUMED.labels(self.group_id, _type_of(record), outcome).inc()
+                # The offset is committed only after the database transaction.
+                consumer.commit({tp: OffsetAndMetadata(record.offset + 1, "", -1)})
 
     def _measure_lag(self, consumer: KafkaConsumer, every: float = 5.0) -> None:
         if time.monotonic() - self._last_lag < every:
@@ -179,5 +213,7 @@ class ConsumerRunner:
 def _type_of(record) -> str:
     for k, v in record.headers or []:
         if k == "ce_type":
-            return v.decode(errors="replace")[:120]
+            value = v.decode(errors="replace")[:120]
+            # label values come from the contracts only: a poison record cannot mint new series
+            return value if value.startswith("org.iom.careroute.") and value.isprintable() else "unknown"
     return "unknown"

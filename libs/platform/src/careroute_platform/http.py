@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import OperationalError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -139,6 +140,12 @@ def create_app(*, title: str, version: str = "1.0.0", readiness: dict[str, Calla
     async def _http(request: Request, exc: StarletteHTTPException):
         detail = exc.detail if isinstance(exc.detail, (str, dict)) and exc.status_code != 404 else None
         return problem_response(request, Problem(exc.status_code, detail=detail), headers=exc.headers)
+
+    @app.exception_handler(OperationalError)
+    async def _database_away(request: Request, exc: OperationalError):
+        # The database is restarting or unreachable: nothing was written; the client may retry.
+        log.warning("database unavailable", extra={"route": _route(request)})
+        return problem_response(request, Problem(503, "unavailable"), headers={"retry-after": "5"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

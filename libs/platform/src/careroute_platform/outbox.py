@@ -141,7 +141,7 @@ class Relay:
         return count, age
 
     def run(self) -> None:
-        listener = self._listen()
+        self._listener = self._listen()
         backoff = 0.5
         while not self.stopping.is_set():
             try:
@@ -154,7 +154,7 @@ class Relay:
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, 10)
                 continue
-            self._wait(listener)
+            self._wait()
         if self._producer is not None:
             self._producer.close(timeout=5)
 
@@ -167,16 +167,23 @@ class Relay:
         except psycopg.Error:
             return None
 
-    def _wait(self, listener) -> None:
-        if listener is None:
+    def _wait(self) -> None:
+        if self._listener is None or self._listener.closed:
+            self._listener = self._listen()  # e.g. after a database restart
+        if self._listener is None:
             self.stopping.wait(self.poll_seconds)
             return
         try:
-            ready, _, _ = select.select([listener.fileno()], [], [], self.poll_seconds)
+            ready, _, _ = select.select([self._listener.fileno()], [], [], self.poll_seconds)
             if ready:
-                for _ in listener.notifies(timeout=0, stop_after=1000):
+                for _ in self._listener.notifies(timeout=0, stop_after=1000):
                     pass
         except Exception:
+            try:
+                self._listener.close()
+            except Exception:
+                pass
+            self._listener = None
             self.stopping.wait(self.poll_seconds)
 
     def stop(self) -> None:

@@ -86,8 +86,13 @@ def run_workers(workers: list[Worker], settings: ServiceSettings | None = None) 
     for t in threads:
         t.start()
     while not stopped.wait(0.5):
-        if not any(t.is_alive() for t in threads):
-            break
+        if not all(t.is_alive() for t in threads):
+            # A worker that died would leave its work undone behind a live process: exit, so that
+            # the supervisor (Kubernetes, compose restart policy) starts a fresh one.
+            log.error("a worker thread stopped; exiting", extra={"count": sum(not t.is_alive() for t in threads)})
+            for w in workers:
+                w.stop()
+            raise SystemExit(1)
     for w in workers:
         w.stop()
     for t in threads:

@@ -12,7 +12,7 @@ import ssl
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 
 
 class TemporaryMailError(Exception):
@@ -43,7 +43,8 @@ def build_message(mail: Mail, *, sender: str, msgid_domain: str) -> EmailMessage
     msg["To"] = mail.to
     msg["Subject"] = mail.subject
     msg["Date"] = formatdate(localtime=False, usegmt=True)
-    msg["Message-ID"] = make_msgid(idstring=mail.delivery_id.replace("-", ""), domain=msgid_domain)
+    # Stable per delivery: a re-send after a crash is recognisably the same message.
+    msg["Message-ID"] = f"<{mail.delivery_id}@{msgid_domain}>"
     msg["Auto-Submitted"] = "auto-generated"       # RFC 3834: no auto-replies to a notice
     msg["X-Care-Route-Delivery"] = mail.delivery_id
     msg.set_content(mail.text, subtype="plain", charset="utf-8")
