@@ -207,7 +207,8 @@ def up(cfg: StackConfig, services: tuple[str, ...] = SERVICES, frontend: bool = 
             extra = {}
             if component != "api":  # relay and worker serve /metrics and /livez on their own port
                 extra[f"{service.upper()}_METRICS_PORT"] = str(cfg.metrics_ports[f"{service}-{component}"])
-            _spawn(f"{service}-{component}", [py, "-m", service, component], cfg, {**env, **extra})
+            _spawn(f"{service}-{component}", [py, "-m", "careroute_devstack.supervise", "--", py, "-m", service,
+                                              component], cfg, {**env, **extra})
     if frontend and _has("careroute_frontend"):
         _spawn("frontend", [py, "-m", "careroute_frontend"], cfg, frontend_env(cfg))
     for service in services:
