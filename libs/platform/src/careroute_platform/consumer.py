@@ -174,18 +174,35 @@ class ConsumerRunner:
 
     def _poll_once(self, consumer: KafkaConsumer) -> None:
         batch = consumer.poll(timeout_ms=500)
-        for tp, records in batch.items():
-            for record in records:
-                if self.stopping.is_set():
-                    return
-                try:
+        # The next record to apply per partition: if the batch is abandoned half-way (database away,
+        # broker error), every partition is rewound to it, or the rest of the batch would be skipped.
+        pending = {tp: records[0].offset for tp, records in batch.items() if records}
+        try:
+            for tp, records in batch.items():
+                for record in records:
+                    if self.stopping.is_set():
+                        return
                     outcome = self.handle(record)
-                except RetryLater:
-                    consumer.seek(tp, record.offset)  # the next poll starts again at this record
-                    raise
-                CONSUMED.labels(self.group_id, _type_of(record), outcome).inc()
-                # The offset is committed only after the database transaction.
-                consumer.commit({tp: OffsetAndMetadata(record.offset + 1, "", -1)})
+                    CONSUMED.labels(self.group_id, _type_of(record), outcome).inc()
+                    # The offset is committed only after the database transaction.
+                    consumer.commit({tp: OffsetAndMetadata(record.offset + 1, "", -1)})
+                    pending[tp] = record.offset + 1
+        except (RetryLater, KafkaError):
+            self._rewind(consumer, pending)
+            raise
+        finally:
+            if self.stopping.is_set():
+                self._rewind(consumer, pending)
+
+    @staticmethod
+    def _rewind(consumer: KafkaConsumer, pending: dict) -> None:
+        assigned = consumer.assignment()
+        for tp, offset in pending.items():
+            if tp in assigned:
+                try:
+                    consumer.seek(tp, offset)
+                except Exception:  # the partition was revoked meanwhile: its new owner starts from the commit
+                    pass
 
     def _measure_lag(self, consumer: KafkaConsumer, every: float = 5.0) -> None:
         if time.monotonic() - self._last_lag < every:
