@@ -354,6 +354,12 @@ def test_directory_admin_manages_a_service(platform, context_for):
     row = page.locator("tr", has_text="Asesoría y patrocinio legal").first
     assert "Sin cupo" in row.inner_text()
     screenshot(page, "13-directory-admin")
+    # put it back: the directory is shared with the other suites of this run
+    page.locator("a", has_text="Asesoría y patrocinio legal").first.click()
+    page.check("input[name=status][value=available]")
+    page.click("form[action^='/directory/admin/services'] button[type=submit]")
+    assert page.locator(".flash.success").is_visible()
+    assert "Sin cupo" not in page.locator("tr", has_text="Asesoría y patrocinio legal").first.inner_text()
 
 
 def test_caseworker_changes_and_withdraws_consent_then_closes_the_case(platform, caseworker):
