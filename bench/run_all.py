@@ -17,6 +17,7 @@ RESULTS = HERE / "results"
 # Which ceiling a platform figure is compared with (matched on substrings of the figure's name).
 CEILING_FOR = [
     ("registrations_per_s", "http_minimal_per_s"),
+    ("create_per_second", "http_minimal_per_s"),
     ("transitions_per_s", "http_minimal_per_s"),
     ("relay", "kafka_produce_per_s"),
     ("appends_per_s", "postgres_insert_commit_per_s"),
@@ -73,6 +74,11 @@ def run_platform_benches() -> dict[str, dict]:
 
 
 def ratio(name: str, value: float, ceilings: dict) -> tuple[str, float] | None:
+    last = name.rsplit(".", 1)[-1]
+    is_rate = last.endswith(("per_s", "per_second")) or "_per_second_" in last
+    is_latency = "_ms" in name and last in ("p50", "p95", "p99", "mean", "max")
+    if not (is_rate or is_latency):
+        return None  # counts and settings have no ceiling
     for needle, ceiling in CEILING_FOR:
         if needle in name and ceiling in ceilings and ceilings[ceiling]:
             c = ceilings[ceiling]
